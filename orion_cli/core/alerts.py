@@ -75,8 +75,8 @@ log = logging.getLogger(__name__)
 
 TELEGRAM_API = "https://api.telegram.org"
 FORMATS = ("generic", "slack", "discord", "telegram")
-KINDS = ("halt", "resume", "breaker.warning", "breaker.tripped", "unwind.failed", "reconcile.drift",
-         "balance.low")
+KINDS = ("halt", "resume", "breaker.warning", "breaker.tripped", "unwind.failed", "execution.interrupted",
+         "reconcile.drift", "balance.low")
 QUEUE_SIZE = 256
 DEFAULT_BACKOFF = 0.5  # seconds before the 2nd attempt; doubles per attempt
 MAX_BACKOFF = 30.0

@@ -957,8 +957,16 @@ class Executor:
         error … shutting down"; only the next trade named the execution left unfinished and its resume."""
         try:
             return await self._drive(run, verdict, fresh=fresh)
-        except StorageError:
+        except StorageError as exc:
             self.interrupted = (run.key, run.status)
+            if run.status is not ExecStatus.INTENTS and not run.status.final:
+                # An order may be at a venue, its outcome unrecorded, and no halt can be recorded either: the
+                # on-call is told, as of a halt (found reviewing alerts: nothing paged, a cron'd watch exited 3).
+                self.alerts.emit("execution.interrupted", f"execution {run.key} stopped at {run.status.value}: "
+                                 f"the ledger failed ({exc.reason}); a leg may be unhedged and nothing more is sent "
+                                 "by this process: resume it once the ledger is back (`orion reconcile` names it)",
+                                 {"key": run.key, "status": run.status.value, "reason": exc.reason,
+                                  "mode": self.mode})
             raise
 
     async def _drive(self, run: _Run, verdict: Verdict, *, fresh: bool) -> ExecutionResult:
@@ -1826,6 +1834,10 @@ class Executor:
         halt = self.kill_switch.engage(f"execution {run.key}: {message}"[:500], kind="unwind",
                                        actor=self.actor or default_actor(), automatic=True)
         run.result["halt_since"] = halt.since  # which halt stopped it (see _halt_released)
+        # Alerted as soon as the halt holds: a ledger that then refused the execution's record lost the alert
+        # of a halt that was engaged (found reviewing alerts).
+        self.alerts.emit(alert_kind, f"execution {run.key} halted: {message}",
+                         {"key": run.key, "mode": self.mode, "naked": run.result["naked"]})
         with self.db.write() as conn:
             AuditLog.append(conn, "order.failed", {"key": run.key, "message": message, "naked": run.result["naked"]},
                             mode=self.mode, actor=self.actor)
@@ -1837,8 +1849,6 @@ class Executor:
                                      detail={"message": message}, actor=self.actor)
             elif stored is not run.status:
                 run.status = ExecStatus.HALTED  # this process's outcome: it halted (what it reports)
-        self.alerts.emit(alert_kind, f"execution {run.key} halted: {message}",
-                         {"key": run.key, "mode": self.mode, "naked": run.result["naked"]})
         return self._result(run, verdict, message, self._update_breaker())
 
     def _result(self, run: _Run, verdict: Verdict, message: str,

@@ -523,6 +523,32 @@ def test_a_halt_by_hand_is_alerted_once_and_audited_as_sent(
     assert world.receiver.kinds() == ["halt"]  # the halt that came first was the one alerted
 
 
+def test_a_watch_stopped_by_the_sentinel_file_alerts_that_halt_and_one_stopped_by_orion_halt_does_not_again(
+        world: World, db_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found reviewing alerts: the sentinel file (the documented emergency path, created by hand or by a
+    monitor) stopped every watch, and nothing alerted it: `orion halt` alerts the halt it engages, the file
+    has no command. The watch it stops says so; a halt `orion halt` engaged was alerted by it, not again."""
+    monkeypatch.setenv(PASSWORD_FILE_ENV, str(world.password_file))
+    sentinel = tmp_path / "HALT"
+    sentinel.write_text("ops stop: exchange incident\n")
+    monkeypatch.setenv("ORION__HALT__SENTINEL_FILE", str(sentinel))
+    run = _invoke(world, "--db", db_file, "trade", "--watch", "1", "--demo", "--jsonl")
+    assert run.code == 6, run.stderr
+    assert world.receiver.kinds() == ["halt"]
+    body = world.receiver.bodies[0]
+    assert (body["payload"]["kind"], body["payload"]["sentinel"], body["payload"]["reason"]) == (
+        "sentinel", str(sentinel), "ops stop: exchange incident")
+    assert f"sentinel file {sentinel}" in body["message"] and "watch stopped" in body["message"], body
+    assert [(t, p["kind"]) for t, p in _alert_events(db_file)] == [("alert.sent", "halt")]
+
+    sentinel.unlink()
+    run = _invoke(world, "--db", db_file, "halt", "--reason", "by hand")
+    assert run.code == 0, run.stderr
+    run = _invoke(world, "--db", db_file, "trade", "--watch", "1", "--demo", "--jsonl")
+    assert run.code == 6, run.stderr
+    assert world.receiver.kinds() == ["halt", "halt"]  # the sentinel's, then `orion halt`'s own: not the watch's
+
+
 def test_a_halt_never_asks_for_the_vault_password_to_alert(
         world: World, db_file: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """On a terminal with no password source, the halt is engaged and its alert audited as not sent:

@@ -289,7 +289,8 @@ def test_a_ledger_that_refuses_the_halts_record_too_still_halts_and_names_the_ex
         raise IntegrityError("INSERT", {}, driver.IntegrityError("NOT NULL constraint failed: audit_events.new_col"))
 
     s = settings()
-    ex = Executor(db, Ledger(db, "paper"), paper_venues(db, s), s, mode="paper", alerts=NullAlertSink(),
+    alerts = NullAlertSink()
+    ex = Executor(db, Ledger(db, "paper"), paper_venues(db, s), s, mode="paper", alerts=alerts,
                   verify_delays=(0.0,))
     monkeypatch.setattr(Ledger, "_ensure_day_snapshot", refused)
     real_append = AuditLog.append
@@ -307,6 +308,15 @@ def test_a_ledger_that_refuses_the_halts_record_too_still_halts_and_names_the_ex
     assert "the ledger refused to record the execution's progress" in raised.value.message, raised.value
     assert KillSwitch(db).status().halted
     assert ex.interrupted is not None and ex.interrupted[0] == plan.key
+    # Found reviewing alerts: the halt's alert went out only once its record was written, so a ledger that
+    # refused the record lost the alert of a halt that held; nor was an execution the ledger failed under
+    # alerted at all. Both are now: the halt's as it holds, then the interruption's.
+    kinds = [k for k, _, _ in alerts.emitted]
+    assert kinds[0] == "halt" and kinds[-1] == "execution.interrupted", kinds
+    _, message, payload = alerts.emitted[-1]
+    assert (payload["key"], payload["status"], payload["reason"]) == (plan.key, ex.interrupted[1].value,
+                                                                      raised.value.reason), payload
+    assert "a leg may be unhedged" in message
 
 
 def _slippage_of_kalshi_leg(db: Database, at_fill: tuple[tuple[str, str], ...], **overrides: Any) -> dict[str, Any]:

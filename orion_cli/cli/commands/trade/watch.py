@@ -184,6 +184,8 @@ def run_watch(app: AppContext, secrets: LazyStore, seconds: float, max_trades: i
             ended = WatchStop.failed(exc)
     finally:
         try:
+            if ended.reason_code == "HALTED":
+                _alert_sentinel_halt(switch, alerts, auth.mode)
             flush_alerts(stop, alerts)
         finally:
             # The watch's outcome (its last record and exit code) is decided: a stop from here until the
@@ -257,6 +259,20 @@ def _say_degraded(app: AppContext, degraded: Mapping[Venue, str], said: dict[Ven
     for venue in [v for v in said if v not in degraded]:
         del said[venue]
         app.out.info(f"{venue.value} data is back")
+
+
+def _alert_sentinel_halt(switch: KillSwitch, alerts: AlertSink, mode: str) -> None:
+    """Alert a halt held by the sentinel file alone, which stopped this watch. `orion halt` alerts the halt it
+    engages; the file is created by hand or by a monitor, and nothing alerted it, while every watch stopped
+    on it (found reviewing alerts: the documented emergency path, and the on-call heard nothing)."""
+    try:
+        st = switch.status(trading=True)
+    except OrionError:
+        return
+    if st.halted and st.kind == "sentinel":
+        alerts.emit("halt", f"trading halted by the sentinel file {st.sentinel}: {st.reason}; this trade --watch "
+                            "stopped", {"kind": "sentinel", "reason": st.reason, "sentinel": st.sentinel,
+                                        "since": st.since, "scope": "all", "mode": mode})
 
 
 def _halt_stop(switch: KillSwitch) -> WatchStop | None:
