@@ -140,18 +140,32 @@ def _not_opened(variable: str, exc: OSError | ValueError | RuntimeError) -> Secr
     return not_opened(variable, exc, hint=hint, reason="password_file")
 
 
+class KeyringUnreadable(Exception):
+    """The OS keyring is there but refused the read (a locked collection, no D-Bus session in cron)."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind  # the exception's class name only: never its text, which may quote an entry
+
+
 def default_keyring_get(service: str, username: str) -> str | None:
-    """Look the password up in the OS keyring; an unusable keyring simply means "not remembered".
+    """Look the password up in the OS keyring; no keyring on this machine means "not remembered".
 
     Uses the same filtered backend as ``remember`` (never a plaintext file or a backend that would
-    prompt on the terminal).
+    prompt on the terminal). One that is there but fails the read raises :class:`KeyringUnreadable`:
+    taken for "not remembered", a cron job was told to run `orion secrets remember`, which had been done
+    and which then worked at a terminal, while cron kept failing (found reviewing the vault in use).
     """
     try:
         from orion_cli.secrets.keyring_backend import system_keyring
 
-        value = system_keyring().get_password(service, username)
-    except Exception:  # no backend, locked collection, D-Bus trouble: fall through to the prompt
+        backend = system_keyring()
+    except Exception:  # no usable backend: nothing can have been remembered in it
         return None
+    try:
+        value = backend.get_password(service, username)
+    except Exception as exc:  # a locked collection, D-Bus trouble
+        raise KeyringUnreadable(type(exc).__name__) from None
     return value if isinstance(value, str) and value else None
 
 
@@ -185,8 +199,12 @@ def resolve_master_password(
     if env_value:
         _warn_env_once(warn)
         return _checked(MasterPassword(env_value, "env"), new)
+    unreadable = ""
     if not new and keyring_get is not None:
-        remembered = keyring_get(KEYRING_SERVICE, keyring_username(vault_path))
+        try:
+            remembered = keyring_get(KEYRING_SERVICE, keyring_username(vault_path))
+        except KeyringUnreadable as exc:
+            remembered, unreadable = None, exc.kind
         if remembered:
             return MasterPassword(remembered, "keyring")
     if prompt is not None:
@@ -196,6 +214,14 @@ def resolve_master_password(
         if not typed:
             raise SecretsError("no master password entered", reason="locked")
         return MasterPassword(typed, "prompt")
+    if unreadable:
+        raise SecretsError(
+            f"the vault is locked: the OS keyring could not be read ({unreadable}), and no other master password "
+            "source is available (not a terminal)",
+            hint=f"unlock the keyring for this session (cron has no desktop session to unlock it), or set "
+                 f"{PASSWORD_FILE_ENV} (chmod 600)",
+            reason="keyring_unreadable",
+        )
     raise SecretsError(
         "the vault is locked and no master password source is available (not a terminal)",
         hint=no_source_hint(),

@@ -210,3 +210,30 @@ def test_an_empty_answer_at_the_prompt_is_no_password(tmp_path: Path) -> None:
     with pytest.raises(SecretsError, match="no master password entered") as err:
         resolve_master_password(tmp_path / "v.json", environ={}, keyring_get=no_keyring, prompt=lambda m: "")
     assert err.value.reason == "locked" and err.value.exit_code == ExitCode.AUTH
+
+
+def test_a_keyring_that_fails_the_read_is_said_and_not_taken_for_nothing_remembered(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found reviewing the vault in use: a keyring whose read failed (a locked collection, cron without a
+    D-Bus session) was "not remembered", and cron's `reconcile` was told to run `orion secrets remember`,
+    which had been done, and which then worked at a terminal. The failure is said by its class name (its
+    text may quote an entry); a prompt, where there is one, still unlocks."""
+
+    class Locked(Exception):
+        pass
+
+    class Backend:
+        def get_password(self, service: str, username: str) -> str:
+            raise Locked("collection locked; entry secret-ish")
+
+    from orion_cli.secrets import keyring_backend
+
+    monkeypatch.setattr(keyring_backend, "system_keyring", lambda: Backend())
+    with pytest.raises(unlock.KeyringUnreadable):
+        unlock.default_keyring_get("orion-vault", "x")
+    with pytest.raises(SecretsError) as err:
+        resolve_master_password(tmp_path / "v.json", environ={})
+    assert err.value.reason == "keyring_unreadable" and "(Locked)" in err.value.message
+    assert "secret-ish" not in err.value.message + (err.value.hint or "")
+    assert "remember" not in (err.value.hint or "") and "ORION_MASTER_PASSWORD_FILE" in (err.value.hint or "")
+    assert resolve_master_password(tmp_path / "v.json", environ={}, prompt=lambda m: "typed").source == "prompt"

@@ -57,7 +57,7 @@ CANCEL_COLUMNS = [
 # credentials, so the other venues are still tried: a misreading costs an unlock, never a spared order.
 VAULT_PROBLEMS = frozenset({"no_vault", "vault_link_dangling", "locked", "wrong_password", "password_file",
                             "weak_password", "vault_damaged", "vault_version", "vault_busy", "vault_rekeyed",
-                            "loose_permissions", "no_keyring", "keyring_error"})
+                            "loose_permissions", "no_keyring", "keyring_error", "keyring_unreadable"})
 CANCEL_HINT = "`orion secrets encrypt` the venue's credentials, or disable it (kalshi.enabled / polymarket.enabled)"
 
 
