@@ -1378,9 +1378,14 @@ class Executor:
         held = self._held(run, spec, leg_name)
         where = f"{spec.side.value.upper()} shares of {spec.market_id} on {spec.venue.value}"
         if held is None:
-            info["message"] = (f"{where} were closed outside orion (`orion reconcile --fix` recorded it) and other "
+            # Not "close the remainder by hand" alone: after a ledger restored from a backup, the close "outside"
+            # was orion's own unwind, and the remainder by hand was another pair's hedge (found reviewing a
+            # ledger behind its venues).
+            info["message"] = (f"{where} were closed outside this ledger's orders (by hand, or by orion before the "
+                               "ledger was restored from a backup; `orion reconcile --fix` recorded it) and other "
                                "orders hold shares there too: whose were closed cannot be told, so none are sold; "
-                               "close this execution's remainder by hand")
+                               "compare what the venue holds there with every execution in that market (`orion "
+                               "positions --live`) before closing this execution's remainder by hand")
             return False
         # The other leg's shares are hedged by as many of these: only what the ledger holds beyond them
         # is this leg's excess.

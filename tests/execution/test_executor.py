@@ -1375,6 +1375,8 @@ def test_a_resume_does_not_sell_another_executions_shares_after_a_close_by_hand(
     xb = Exchange(script={"l2": ["kill"], "l2a1": ["kill"], "l2a2": ["kill"], "u1": ["kill"], "u2": ["fill"]})
     first, res = _halted_closed_by_hand_resumed(db, xb, make_plan(key="exec-B"), "10")
     assert res.status == "halted" and "whose were closed cannot be told" in res.message, res.message
+    assert "before the ledger was restored from a backup" in res.message and "compare what the venue holds" in \
+        res.message, res.message
     assert [t for t in _sent(xb) if t.startswith("u")] == ["u1"]
     assert _held(db)[(first.venue, first.side)] == D(10)  # A's hedged shares
 
