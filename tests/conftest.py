@@ -86,6 +86,16 @@ def _actor_command_forgotten() -> Iterator[None]:
     set_actor_command(None)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _state_home_for_the_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """What a command saw of each ledger goes to the user's state directory, ORION_HOME or not
+    (store.seen_head): a module-scoped fixture that ran a command before the per-test isolation below wrote
+    it into the real ~/.local/state/orion. The session's commands keep it in a temp dir; each test its own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point ORION_HOME at a temp dir and clear every ORION_* / venue credential variable."""

@@ -1135,8 +1135,10 @@ def runner_script(tmp_path: Path) -> Path:
 
 
 def _cron_env(home: Path) -> dict[str, str]:
-    """What `env -i ORION_HOME=… orion reconcile` gives a process: only ORION_* variables."""
-    return {"ORION_HOME": str(home), "ORION__LOGGING__LEVEL": "warning"}
+    """What `env -i ORION_HOME=… orion reconcile` gives a process: only ORION_* variables, and XDG_STATE_HOME.
+    Without HOME, the user's state directory is the account's home from the password database: the suite
+    wrote what it saw of these ledgers into the real ~/.local/state/orion (store.seen_head)."""
+    return {"ORION_HOME": str(home), "ORION__LOGGING__LEVEL": "warning", "XDG_STATE_HOME": str(home / "state")}
 
 
 def _start(script: Path, home: Path, *args: str) -> subprocess.Popen[str]:

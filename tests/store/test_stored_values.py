@@ -40,6 +40,9 @@ def traded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
             if name.startswith(("ORION", "KALSHI_", "POLYMARKET_")):
                 patch.delenv(name, raising=False)
         patch.setenv("ORION_HOME", str(where / "home"))
+        # Set up before the per-test isolation (conftest): what the commands saw of the ledger would go to the
+        # real user's state directory.
+        patch.setenv("XDG_STATE_HOME", str(where / "state"))
         base = where / "base.db"
         scan = run("--db", str(base), "scan", "--demo", "--jsonl")
         assert scan.exit_code == 0, scan.output
