@@ -7,6 +7,7 @@ configured Kalshi rate tier and the Polymarket signature type's own maker.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -108,8 +109,6 @@ class LazyStore:
         a watch, never stops to prompt). The credentials in it are the same ones: a new master password
         revokes none of them, and a watch that stopped on it lost its next opportunity for nothing (found
         reviewing the vault in use: it stopped hours after the rotation, at its first trade)."""
-        import time
-
         self.close()
         self.ask = False
         self.rekeyed_at = time.monotonic()
@@ -119,8 +118,6 @@ class LazyStore:
         gives the old password is waited for, not a stop. A rotation comes first and the password file the
         service reads is updated after it (the old password unlocks for the rotation): a round in between
         met the old password, and stopped the watch all the same."""
-        import time
-
         return self.rekeyed_at is not None and time.monotonic() - self.rekeyed_at < REKEY_GRACE_SECONDS
 
     def __enter__(self) -> LazyStore:

@@ -74,16 +74,13 @@ def rolled_back_venues(conn: Connection, mode: str, venues: Iterable[Venue]) -> 
     reconciled since, each with what was found. Nothing orion remembers of them can be trusted: neither
     a new trade there nor the resume of an execution is sent until a reconcile of the venue."""
     found: dict[Venue, str] = {}
-    keys = {held_key(mode, v): v for v in venues}
-    if not keys:
-        return found
-    for key, value in conn.execute(select(orion_meta.c.key, orion_meta.c.value).where(orion_meta.c.key.in_(keys))):
+    for venue, value in _held_values(conn, mode, venues).items():
         try:
             back = json.loads(value).get(ROLLED_BACK)
         except (ValueError, TypeError, AttributeError):
             continue
         if back:
-            found[keys[key]] = str(back)
+            found[venue] = str(back)
     return found
 
 
@@ -123,11 +120,16 @@ def release_report(conn: Connection, mode: str, venue: Venue) -> None:
 
 def held_reports(conn: Connection, mode: str, venues: Iterable[Venue]) -> dict[Venue, str]:
     """The ``venues`` whose reports are held, each with since when and why (as one line)."""
+    return {venue: held_since(value) for venue, value in _held_values(conn, mode, venues).items()}
+
+
+def _held_values(conn: Connection, mode: str, venues: Iterable[Venue]) -> dict[Venue, str]:
+    """The stored values of the ``venues`` whose reports are held."""
     keys = {held_key(mode, v): v for v in venues}
     if not keys:
         return {}
     rows = conn.execute(select(orion_meta.c.key, orion_meta.c.value).where(orion_meta.c.key.in_(keys)))
-    return {keys[key]: held_since(value) for key, value in rows}
+    return {keys[key]: value for key, value in rows}
 
 
 def _live(ledger: Ledger) -> str:
