@@ -103,7 +103,7 @@ class SeenHead:
             old = _parse(os.pread(fd, _MAX_BYTES + 1, 0))
             if old is not None and old.seq >= seq and not reset:
                 return
-            at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # with microseconds, as every recorded time
             body = json.dumps({"seq": seq, "hash": digest, "at": at}, sort_keys=True).encode()
             os.pwrite(fd, body, 0)
             os.ftruncate(fd, len(body))

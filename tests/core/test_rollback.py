@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from datetime import UTC, datetime
@@ -76,6 +77,8 @@ def test_a_live_ledger_restored_from_a_backup_holds_the_venues_it_traded_on_unti
         assert (payload["seen_seq"], payload["head_seq"], payload["held"]) == (behind.seen.seq, behind.head_seq,
                                                                                ["kalshi"])
         assert event.mode == "live"
+        # Every time orion records carries microseconds (one parse format for scripts): so does the marker's.
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", payload["seen_at"]), payload
         assert notice_rollback(db) is None  # recorded once: the log goes on from there
 
         with db.write() as conn:  # reconcile holds it again for its drift: still rolled back
