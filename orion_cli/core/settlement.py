@@ -72,13 +72,15 @@ def held_since(value: str) -> str:
 def rolled_back_venues(conn: Connection, mode: str, venues: Iterable[Venue]) -> dict[Venue, str]:
     """The ``venues`` held since the ledger was found rolled back (:mod:`orion_cli.core.rollback`), not yet
     reconciled since, each with what was found. Nothing orion remembers of them can be trusted: neither
-    a new trade there nor the resume of an execution is sent until a reconcile of the venue."""
+    a new trade there nor the resume of an execution is sent until a reconcile of the venue. A hold whose
+    record cannot be read counts, as :func:`held_since` counts it held: whether it was a rollback's cannot
+    be told."""
     found: dict[Venue, str] = {}
     for venue, value in _held_values(conn, mode, venues).items():
         try:
             back = json.loads(value).get(ROLLED_BACK)
         except (ValueError, TypeError, AttributeError):
-            continue
+            back = "its hold's record cannot be read, so whether the ledger was found rolled back cannot be told"
         if back:
             found[venue] = str(back)
     return found

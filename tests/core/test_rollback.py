@@ -132,3 +132,31 @@ def test_a_copy_of_the_ledger_opened_elsewhere_is_not_a_rollback_of_it(paths: tu
     finally:
         copy.dispose()
         db.dispose()
+
+
+def test_a_hold_whose_record_cannot_be_read_counts_as_rolled_back(paths: tuple[str, Path, Path, Path]) -> None:
+    """The resume gate fails closed: a held venue's stored record that cannot be read (damaged) is held by the
+    BALANCE check as reconcile's (held_since), and whether it was a rollback's cannot be told, so a resume
+    there is refused too until a reconcile releases it."""
+    from sqlalchemy import update
+
+    from orion_cli.core.settlement import held_key
+    from orion_cli.store.tables import orion_meta
+
+    url, _path, _backup, state = paths
+    db = _open(url, state)
+    try:
+        with db.write() as conn:
+            hold_report(conn, "live", Venue.KALSHI, "2 fill drift(s) not fixed", now=NOW)
+            hold_report(conn, "live", Venue.POLYMARKET, "1 fill drift(s) not fixed", now=NOW)
+        with db.read() as conn:
+            assert rolled_back_venues(conn, "live", Venue) == {}  # drift alone: a resume there goes on
+        with db.write() as conn:
+            conn.execute(update(orion_meta).where(orion_meta.c.key == held_key("live", Venue.KALSHI))
+                         .values(value="{damaged"))
+        with db.read() as conn:
+            found = rolled_back_venues(conn, "live", Venue)
+            assert list(found) == [Venue.KALSHI] and "cannot be read" in found[Venue.KALSHI]
+            assert held_reports(conn, "live", [Venue.KALSHI]) == {Venue.KALSHI: "by reconcile"}
+    finally:
+        db.dispose()
